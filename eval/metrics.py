@@ -25,13 +25,7 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
-from sklearn.metrics import (
-    accuracy_score,
-    cohen_kappa_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
+from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score, precision_recall_fscore_support
 
 __all__ = [
     "DEFAULT_F_AVG_LABELS",
@@ -102,6 +96,12 @@ def _encode(values: Sequence[str], labels: list[str], what: str) -> np.ndarray:
         raise ValueError(f"{what} contains values not in labels {labels}: {shown}") from None
 
 
+def _confusion(rows: np.ndarray, cols: np.ndarray, k: int) -> np.ndarray:
+    # numpy rather than sklearn.metrics.confusion_matrix, which warns whenever one label is seen
+    # even when the full label list is passed.
+    return np.bincount(rows * k + cols, minlength=k * k).reshape(k, k)
+
+
 # --------------------------------------------------------------------------------------------------
 # Point metrics
 
@@ -119,13 +119,11 @@ def classification_metrics(gold: Sequence[str], pred: Sequence[str], labels: Seq
     """
     labels = _check_labels(labels)
     n = _check_same_length(gold=gold, pred=pred)
-    _encode(gold, labels, "gold")
-    _encode(pred, labels, "pred")
+    cm = _confusion(_encode(gold, labels, "gold"), _encode(pred, labels, "pred"), len(labels))
     gold_l, pred_l = list(gold), list(pred)
     precision, recall, f1, support = precision_recall_fscore_support(
         gold_l, pred_l, labels=labels, average=None, zero_division=0
     )
-    cm = confusion_matrix(gold_l, pred_l, labels=labels)
     return {
         "n": n,
         "labels": labels,
@@ -527,9 +525,7 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str]) -> fl
     """
     labels = _check_labels(labels)
     _check_same_length(a=a, b=b)
-    _encode(a, labels, "a")
-    _encode(b, labels, "b")
-    cm = confusion_matrix(list(a), list(b), labels=labels)
+    cm = _confusion(_encode(a, labels, "a"), _encode(b, labels, "b"), len(labels))
     if math.isclose(_expected_agreement(cm), 1.0):
         return float("nan")
     with warnings.catch_warnings():
@@ -552,7 +548,7 @@ def agreement_report(a: Sequence[str], b: Sequence[str], labels: Sequence[str]) 
     labels = _check_labels(labels)
     n = _check_same_length(a=a, b=b)
     kappa = cohen_kappa(a, b, labels)
-    cm = confusion_matrix(list(a), list(b), labels=labels)
+    cm = _confusion(_encode(a, labels, "a"), _encode(b, labels, "b"), len(labels))
     n_a, n_b, n_both = cm.sum(axis=1), cm.sum(axis=0), np.diag(cm)
     per_label = {
         label: {
@@ -598,7 +594,9 @@ def verdict(p_value: float, diff: float, name_a: str, name_b: str, alpha: float 
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     level = f"the {alpha * 100:g}% level"
     if diff == 0:
-        return f"{name_a} and {name_b} score the same ({_fmt_p(p_value)}), so there is no difference to report."
+        return (
+            f"{name_a} and {name_b} score the same ({_fmt_p(p_value)}), so there is no difference to report."
+        )
     direction = "higher" if diff > 0 else "lower"
     gap = f"{name_a} scores {direction} than {name_b} by {_fmt_number(abs(diff))} ({_fmt_p(p_value)})"
     if p_value < alpha:

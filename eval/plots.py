@@ -57,8 +57,15 @@ def plot_confusion(
     for i in range(k):
         for j in range(k):
             colour = "white" if frac[i, j] > 0.5 else "black"
-            ax.text(j, i, f"{int(matrix[i, j])}\n{frac[i, j]:.0%}", ha="center", va="center", color=colour,
-                    fontsize=8)
+            ax.text(
+                j,
+                i,
+                f"{int(matrix[i, j])}\n{frac[i, j]:.0%}",
+                ha="center",
+                va="center",
+                color=colour,
+                fontsize=8,
+            )
     return _save(fig, path)
 
 
@@ -82,11 +89,29 @@ def plot_reliability(bins: Sequence[dict[str, Any]], ece: float, path: str | Pat
     fig = Figure(figsize=(5.0, 6.0))
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect calibration")
-    top.bar(lower[filled], acc[filled], width=width[filled], align="edge", color="tab:blue",
-            edgecolor="black", linewidth=0.5, label="accuracy")
+    top.bar(
+        lower[filled],
+        acc[filled],
+        width=width[filled],
+        align="edge",
+        color="tab:blue",
+        edgecolor="black",
+        linewidth=0.5,
+        label="accuracy",
+    )
     # Red gap bars between accuracy and mean confidence show where the model is over/under-confident.
-    top.bar(lower[filled], conf[filled] - acc[filled], bottom=acc[filled], width=width[filled],
-            align="edge", color="tab:red", alpha=0.3, edgecolor="tab:red", linewidth=0.5, label="gap")
+    top.bar(
+        lower[filled],
+        conf[filled] - acc[filled],
+        bottom=acc[filled],
+        width=width[filled],
+        align="edge",
+        color="tab:red",
+        alpha=0.3,
+        edgecolor="tab:red",
+        linewidth=0.5,
+        label="gap",
+    )
     top.set_xlim(0, 1)
     top.set_ylim(0, 1)
     top.set_ylabel("accuracy")
