@@ -205,9 +205,10 @@ def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
 def _is_abbreviation(line: str, dot: int) -> bool:
     """Is the full stop at ``dot`` part of an abbreviation ("د." "U.S." "ق.م.")?"""
     j = dot
-    while j > 0 and (line[j - 1].isalpha() or line[j - 1] == "." or line[j - 1] == "ـ"):
+    # walk back over letters, diacritics (shadda, harakat: category M*), tatweel and inner dots
+    while j > 0 and (line[j - 1].isalpha() or line[j - 1] in ".ـ" or unicodedata.category(line[j - 1])[0] == "M"):
         j -= 1
-    token = line[j:dot].strip(".")
+    token = "".join(c for c in line[j:dot] if unicodedata.category(c)[0] != "M").strip(".")
     # "U.S." and "أ.د." end in a one-letter segment: initials, not the end of a sentence.
     return len(token.split(".")[-1]) == 1 or token in ABBREVIATIONS
 

@@ -18,7 +18,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from model.modeling import ModelLoadError
+from model.errors import ModelLoadError
 
 LINEAR_MODEL_TYPE = "tfidf-linear"
 

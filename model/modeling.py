@@ -16,11 +16,9 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
+from model.errors import ModelLoadError
+
 DEFAULT_BASE_MODEL = "aubmindlab/bert-base-arabertv02"
-
-
-class ModelLoadError(RuntimeError):
-    """A model could not be loaded or does not match what it claims to be; the message says why."""
 
 
 class MultiTaskConfig(PretrainedConfig):

@@ -39,6 +39,8 @@ def test_news_paragraph_splits_where_a_reader_would():
         ("   \n\n  ", 0),  # whitespace-only pieces dropped
         ("عاجل!!! انفجار في الميناء؟! التفاصيل لاحقا", 3),
         ("(وقال المصدر. ثم صمت.) وانتهى الأمر.", 2),  # brackets protect like quotes
+        ("عقاب سياسي مقنّع. ويقول الخبير إن الأمر انتهى.", 2),  # a diacritic before the stop is no abbreviation
+        ("وصلت الشحنة صباحاً. ثم غادرت.", 2),
     ],
 )
 def test_rules(text, n):

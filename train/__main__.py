@@ -8,7 +8,7 @@ import sys
 
 from data.config import ConfigError
 from data.io import DataError
-from model.modeling import ModelLoadError
+from model.errors import ModelLoadError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,8 @@ import numpy as np
 from transformers import AutoConfig, AutoTokenizer
 
 from data.config import to_dict
-from model.modeling import ModelLoadError, MultiTaskConfig, MultiTaskModel, load_encoder
+from model.errors import ModelLoadError
+from model.modeling import MultiTaskConfig, MultiTaskModel, load_encoder
 from train.config import Config
 from train.tiny import random_bert_config, train_wordpiece
 
