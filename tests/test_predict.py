@@ -63,6 +63,7 @@ def test_tag_article_offsets_and_summary(model_dir):
         assert st["net_score"] == pytest.approx((st["counts"]["favor"] - st["counts"]["against"]) / st["n_related"], abs=1e-4)
     for lab, top in res.summary["frame"]["most_confident"].items():
         assert all(t["prob"] >= u["prob"] for t, u in zip(top, top[1:], strict=False))
+        assert all(res.sentences[t["index"]].labels["frame"] == lab for t in top)
 
 
 def test_streaming_keeps_input_order_across_chunks(linear_model):
