@@ -82,7 +82,7 @@ def sentence_rows(a: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def build(corpus: Path = CORPUS, n_pass2_parts: int = 3) -> int:
+def build(corpus: Path = CORPUS) -> int:
     articles, problems = read_raw(corpus / "raw")
     for a in articles:
         expected = [s["text"].strip() for s in a["sentences"]]
@@ -101,13 +101,11 @@ def build(corpus: Path = CORPUS, n_pass2_parts: int = 3) -> int:
         ({"id": f"{a['article_id']}-{i:02d}", "stance": s["stance"], "frame": s["frame"]} for a in articles for i, s in enumerate(a["sentences"])),
     )
     # the second pass sees text and position only: no labels, no outlet (the codebook says the outlet
-    # must not decide the label)
-    per = -(-len(articles) // n_pass2_parts)
-    for k in range(n_pass2_parts):
-        chunk = {a["article_id"] for a in articles[k * per : (k + 1) * per]}
+    # must not decide the label); one input file per writer so annotators can work in parallel
+    for writer in sorted({r["writer"] for r in rows}):
         write_jsonl_atomic(
-            corpus / "pass2_input" / f"part{k + 1}.jsonl",
-            ({"id": r["id"], "article_id": r["article_id"], "position": r["position"], "text": r["text"]} for r in rows if r["article_id"] in chunk),
+            corpus / "pass2_input" / f"{writer}.jsonl",
+            ({k: r[k] for k in ("id", "article_id", "position", "text")} for r in rows if r["writer"] == writer),
         )
     print(f"{len(articles)} articles, {len(rows)} sentences, {len(problems)} problem(s)", file=sys.stderr)
     return 1 if problems else 0
