@@ -63,14 +63,19 @@ def fix_characters(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 PREPROCESSING_VERSION = 1  # bump when fix_characters changes what it outputs
+# arabert: fixes + AraBERT v0.2's own preprocessing (for AraBERT encoders);
+# light: fixes + harakat and tatweel removed (fast; the linear engine's default);
+# fixes-only: the character fixes alone; none: text as it comes.
+PREPROCESSING_NAMES = ("arabert", "light", "fixes-only", "none")
+_HARAKAT_TATWEEL = re.compile("[\u064b-\u0652\u0670\u0640]")
 
 
 @dataclass(frozen=True)
 class PreprocessingSpec:
     """What was done to the text before tokenisation; saved in config.json and checked on load.
 
-    ``name`` is ``"arabert"`` (AraBERT's own preprocessing after our fixes) or ``"fixes-only"``
-    (for non-AraBERT encoders). ``arabert_model`` selects the ArabertPreprocessor variant.
+    ``name`` is one of ``PREPROCESSING_NAMES``. ``arabert_model`` selects the ArabertPreprocessor
+    variant when ``name == "arabert"``.
     """
 
     name: str = "arabert"
@@ -80,8 +85,8 @@ class PreprocessingSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.name not in ("arabert", "fixes-only", "none"):
-            raise ValueError(f"unknown preprocessing {self.name!r}; expected 'arabert', 'fixes-only' or 'none'")
+        if self.name not in PREPROCESSING_NAMES:
+            raise ValueError(f"unknown preprocessing {self.name!r}; expected one of {', '.join(PREPROCESSING_NAMES)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +140,8 @@ class Preprocessor:
             text = fix_characters(text)
         if self._arabert is not None:
             text = self._arabert.preprocess(text)
+        elif self.spec.name == "light":
+            text = _HARAKAT_TATWEEL.sub("", text)
         return " ".join(text.split())
 
     def batch(self, texts: list[str]) -> list[str]:

@@ -82,7 +82,7 @@ def test_tiny_training_actually_learns(tiny_model):
 def test_linear_engine_beats_the_majority_baseline(linear_model):
     metrics = json.loads((linear_model / "metrics.json").read_text(encoding="utf-8"))
     names = {p.name for p in linear_model.iterdir()}
-    assert {"config.json", "vectorizer.json", "model.safetensors"} <= names
+    assert {"config.json", "model.safetensors"} <= names
     for task in TASKS:
         # a majority-class predictor has macro-F1 <= 1/k * (2p/(1+p)) < 0.2 here
         assert metrics["test"][task]["macro_f1"] > 0.3, task
@@ -137,7 +137,7 @@ def test_other_dataset_by_config_csv_pair_column_and_other_labels(tmp_path):
     }  # fmt: skip
     for engine in ("linear", "transformer"):
         cfg_dict = json.loads(json.dumps(config))
-        cfg_dict["model"] = {"engine": engine, "tiny": {"vocab_size": 300}} if engine == "transformer" else {"engine": engine, "linear": {"min_df": 1}}
+        cfg_dict["model"] = {"engine": engine, "tiny": {"vocab_size": 300}} if engine == "transformer" else {"engine": engine, "linear": {"min_df": 1}, "preprocessing": {"name": "light"}}
         cfg_dict["training"]["output_dir"] += engine
         if engine == "transformer":
             cfg_dict["training"] |= {"epochs": 3, "learning_rate": 1e-3}

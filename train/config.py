@@ -30,22 +30,27 @@ class TinyEncoderArgs:
 
 @dataclass
 class LinearArgs:
-    """TF-IDF (word + character n-grams) and a logistic regression per task."""
+    """TF-IDF over hashed word and character n-grams, and a logistic regression per task."""
 
-    word_ngrams: list[int] = field(default_factory=lambda: [1, 2])
+    word_ngrams: int = 2
+    """Longest word n-gram (0: no word features, 1: unigrams, 2: uni+bigrams)."""
     char_ngrams: list[int] = field(default_factory=lambda: [2, 5])
-    # char_wb n-grams carry Arabic morphology (prefixes و/ال/ب, suffixes) that word tokens miss.
+    """Character n-gram lengths inside words: they carry Arabic morphology (و/ال/ب prefixes, suffixes)."""
     min_df: int = 2
-    max_features: int = 200_000
+    """Keep n-grams seen in at least this many training sentences (drops typos and one-offs)."""
+    hash_bits: int = 22
+    """Hash space 2**bits before pruning; 22 keeps collisions rare for corpora of this size."""
     C: float = 4.0
     class_weight: str | None = "balanced"
-    sublinear_tf: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("word_ngrams", "char_ngrams"):
-            v = getattr(self, name)
-            if len(v) != 2 or not 1 <= v[0] <= v[1]:
-                raise ValueError(f"model.linear.{name} must be [min, max] with 1 <= min <= max, got {v}")
+        v = self.char_ngrams
+        if len(v) != 2 or not 1 <= v[0] <= v[1] <= 8:
+            raise ValueError(f"model.linear.char_ngrams must be [min, max] with 1 <= min <= max <= 8, got {v}")
+        if self.word_ngrams not in (0, 1, 2):
+            raise ValueError(f"model.linear.word_ngrams must be 0, 1 or 2, got {self.word_ngrams}")
+        if not 16 <= self.hash_bits <= 26:
+            raise ValueError(f"model.linear.hash_bits must be in [16, 26], got {self.hash_bits}")
         if self.C <= 0:
             raise ValueError(f"model.linear.C must be > 0, got {self.C}")
         if self.class_weight not in (None, "balanced"):
