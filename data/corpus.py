@@ -7,8 +7,9 @@ Layout under ``data/corpus/``:
 
 - ``raw/wN_partM.jsonl``: what the writers produced, one article per line with pass-1 labels.
 - ``articles.jsonl``: each article as running text (headline on its own line), with metadata.
-- ``pass1.jsonl`` / ``pass2.jsonl``: the two independent annotation passes (id, stance, frame).
-- ``adjudication.jsonl``: one line per disagreement: both labels, the final label and why.
+- ``pass1.jsonl`` / ``pass2.jsonl``: the two independent annotation passes (id, stance, frame);
+  ``pass2_input/``: what the second annotators saw (text and position only).
+- ``adjudication/``: the adjudicator's decisions; ``adjudication.jsonl``: merged with both passes' labels.
 - ``corpus.jsonl``: one line per sentence with the final labels; ``splits/``: train/dev/test.
 """
 
@@ -128,16 +129,19 @@ def finalize(corpus: Path = CORPUS, seed: int = 13) -> int:
 
     articles, problems = read_raw(corpus / "raw")
     p1 = _read_labels(corpus / "pass1.jsonl")
-    p2 = {}
-    for f in sorted((corpus / "pass2").glob("*.jsonl")):
-        p2.update(_read_labels(f))
+    p2 = _read_labels(corpus / "pass2.jsonl")
+    # the adjudicator's decisions (made blind to which pass said what), merged with both passes' labels
     adj: dict[tuple[str, str], str] = {}
-    adj_path = corpus / "adjudication.jsonl"
-    if adj_path.exists():
-        for line in adj_path.read_text(encoding="utf-8").splitlines():
+    record = []
+    for f in sorted((corpus / "adjudication").glob("*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 r = json.loads(line)
-                adj[(str(r["id"]), r["task"])] = r["final"]
+                key = (str(r["id"]), r["task"])
+                adj[key] = r["final"]
+                record.append({"id": key[0], "task": key[1], "pass1": p1[key[0]][key[1]], "pass2": p2[key[0]][key[1]],
+                               "final": r["final"], "rule": r.get("rule", "")})  # fmt: skip
+    write_jsonl_atomic(corpus / "adjudication.jsonl", record)
     rows, unresolved = [], []
     for a in articles:
         for r in sentence_rows(a):

@@ -124,6 +124,8 @@ def cross_validate(
     """
     from train.run import train
 
+    if k < 2:  # before loading anything: fold_indices checks again, for direct callers
+        raise EvalInputError(f"k must be at least 2, got {k}")
     base = _load_config(config, overrides)
     data = base.data
     examples = _pool(base)

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,11 +49,15 @@ from eval.metrics import (
 )
 from model.errors import ModelLoadError
 
+if TYPE_CHECKING:  # model.tagger loads the text pipeline; import it only when a model is loaded
+    from model.tagger import Tagger
+
 __all__ = [
     "CI_ALPHA",
     "LINEAR_CONFIG",
     "SYSTEM_ORDER",
     "EvalInputError",
+    "TaskPredictions",
     "align_probs",
     "breakdown",
     "cluster_groups",
@@ -168,13 +172,15 @@ class TaskPredictions:
     rows: list[int]
     gold: list[str]
     pred: list[str]
-    probs: np.ndarray  # (n, len(labels)), in ``labels`` order
+    probs: np.ndarray | None  # (n, len(labels)) in ``labels`` order; None for a baseline without them
 
 
-def task_predictions(tagger: Any, examples: Sequence[Example], cfg: DataConfig) -> dict[str, TaskPredictions]:
+def task_predictions(
+    tagger: Tagger, examples: Sequence[Example], cfg: DataConfig
+) -> dict[str, TaskPredictions]:
     """Run ``tagger`` once over ``examples`` and keep, per shared task, the rows with a gold label."""
     pairs = None
-    if getattr(tagger, "text_pair", False):
+    if tagger.text_pair:
         if not cfg.text_pair_column:
             raise EvalInputError(
                 f"{tagger.model_id}: the model was trained on text pairs; set data.text_pair_column"
@@ -335,7 +341,7 @@ def score_system(
 
 def _linear_baseline(
     cfg: DataConfig, train_file: Path, data_files: Sequence[str | Path], out_dir: Path
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Tagger, dict[str, Any]]:
     """Train the linear engine (configs/linear.yaml) on ``train_file`` with ``cfg``'s column map."""
     from model.tagger import Tagger
     from train.config import load_config
@@ -387,24 +393,23 @@ def _baselines(
     preds: dict[str, TaskPredictions],
     out: Path,
     notes: list[str],
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, TaskPredictions | list[str]]]]:
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, TaskPredictions]]]:
     """Majority-class and linear-engine predictions on ``examples``, both learnt from ``train_path``."""
     if train_path.resolve() in {Path(f).resolve() for f in files}:
         notes.append(f"the baselines are trained on {train_path}, which is also evaluated here")
     train_examples = load_eval_examples([train_path], cfg)
-    majority: dict[str, TaskPredictions | list[str]] = {}
+    majority: dict[str, TaskPredictions] = {}
     majority_labels: dict[str, str] = {}
     for task, tp in preds.items():
         label = majority_label([e.labels.get(task) for e in train_examples], cfg.tasks[task])
         if label is None:
             notes.append(f"majority baseline: no {task!r} labels in {train_path}; skipped for that task")
             continue
-        majority[task] = [label] * len(tp.gold)
+        majority[task] = TaskPredictions(tp.labels, tp.rows, tp.gold, [label] * len(tp.gold), None)
         majority_labels[task] = label
     linear, info = _linear_baseline(cfg, train_path, files, out / "baselines" / "linear")
     systems = {"majority": {"train": str(train_path), "labels": majority_labels}, "linear": info}
-    linear_preds: dict[str, TaskPredictions | list[str]] = dict(task_predictions(linear, examples, cfg))
-    return systems, {"majority": majority, "linear": linear_preds}
+    return systems, {"majority": majority, "linear": task_predictions(linear, examples, cfg)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -425,6 +430,59 @@ def _safe_name(task: str) -> str:
 
 def _metadata_columns(examples: Sequence[Example], cfg: DataConfig) -> list[str]:
     return [c for c in cfg.metadata_columns if any(c in e.meta for e in examples)]
+
+
+def _task_result(
+    task: str,
+    tp: TaskPredictions,
+    examples: list[Example],
+    groups_all: list[str] | None,
+    baselines: dict[str, TaskPredictions],
+    meta_columns: list[str],
+    by_file: bool,
+    out: Path,
+    n_boot: int,
+    seed: int,
+    top_errors: int,
+) -> dict[str, Any]:
+    """Scores of the model and baselines, plots, breakdowns and mistakes for one task."""
+    from eval.plots import plot_confusion, plot_reliability
+
+    groups = [groups_all[i] for i in tp.rows] if groups_all is not None else None
+    task_examples = [examples[i] for i in tp.rows]
+    assert tp.probs is not None  # the model always has probabilities
+    scores = {"model": score_system(tp.gold, tp.pred, tp.labels, groups, n_boot, seed, tp.probs)}
+    for name, bp in baselines.items():
+        probs = align_probs(bp.probs, bp.labels, tp.labels) if bp.probs is not None else None
+        scores[name] = score_system(tp.gold, bp.pred, tp.labels, groups, n_boot, seed, probs)
+    model = scores["model"]
+    name = _safe_name(task)
+    confusion_png = plot_confusion(
+        model["confusion_matrix"], tp.labels, out / "plots" / f"confusion_{name}.png", f"{task}: confusion"
+    )
+    reliability_png = plot_reliability(
+        model["reliability"], model["ece"], out / "plots" / f"reliability_{name}.png", f"{task}: reliability"
+    )
+    breakdowns: dict[str, Any] = {}
+    if by_file:
+        breakdowns["file"] = breakdown([[e.source] for e in task_examples], tp.gold, tp.pred, tp.labels)
+    for column in meta_columns:
+        keys = metadata_keys(task_examples, column)
+        breakdowns["year" if column == "date" else column] = breakdown(keys, tp.gold, tp.pred, tp.labels)
+    confidence = tp.probs.max(axis=1).tolist()
+    return {
+        "labels": tp.labels,
+        "n": len(tp.rows),
+        "n_groups": len(set(groups)) if groups is not None else None,
+        "systems": scores,
+        "breakdown": breakdowns,
+        "mistakes": top_mistakes(task_examples, tp.gold, tp.pred, confidence, top_errors),
+        "n_mistakes": sum(g != p for g, p in zip(tp.gold, tp.pred, strict=True)),
+        "plots": {
+            "confusion": str(confusion_png.relative_to(out)),
+            "reliability": str(reliability_png.relative_to(out)),
+        },
+    }
 
 
 def evaluate(
@@ -448,8 +506,7 @@ def evaluate(
     Raises ``DataError`` (bad rows, with file:line), ``EvalInputError``/``ConfigError`` (bad
     input), ``ModelLoadError`` (bad model).
     """
-    from eval.plots import plot_confusion, plot_reliability
-    from model.tagger import Tagger
+    from model.tagger import Tagger  # lazy: keeps `python -m eval --help` fast
 
     if n_boot < 1:
         raise EvalInputError(f"n_boot must be >= 1, got {n_boot}")
@@ -482,7 +539,7 @@ def evaluate(
 
     # ---- baselines
     systems: dict[str, dict[str, Any]] = {}
-    baseline_preds: dict[str, dict[str, TaskPredictions | list[str]]] = {}
+    baseline_preds: dict[str, dict[str, TaskPredictions]] = {}
     if baselines:
         train_path = _baseline_train_file(train_file, cfg, notes)
         if train_path is not None:
@@ -490,57 +547,23 @@ def evaluate(
     systems = {"model": {"path": str(model_path), "temperatures": tagger.temperatures}, **systems}
 
     # ---- per task
-    plots = out / "plots"
-    tasks_out: dict[str, Any] = {}
     meta_columns = _metadata_columns(examples, cfg)
-    for task, tp in preds.items():
-        groups = [groups_all[i] for i in tp.rows] if groups_all is not None else None
-        task_examples = [examples[i] for i in tp.rows]
-        scores: dict[str, Any] = {
-            "model": score_system(tp.gold, tp.pred, tp.labels, groups, n_boot, seed, tp.probs)
-        }
-        for name, by_task in baseline_preds.items():
-            bp = by_task.get(task)
-            if bp is None:
-                continue
-            if isinstance(bp, TaskPredictions):
-                probs = align_probs(bp.probs, bp.labels, tp.labels)
-                pred = [tp.labels[j] for j in probs.argmax(axis=1)]
-                scores[name] = score_system(tp.gold, pred, tp.labels, groups, n_boot, seed, probs)
-            else:
-                scores[name] = score_system(tp.gold, bp, tp.labels, groups, n_boot, seed)
-        model_scores = scores["model"]
-        name = _safe_name(task)
-        confusion_png = plot_confusion(
-            model_scores["confusion_matrix"], tp.labels, plots / f"confusion_{name}.png", f"{task}: confusion"
+    tasks_out = {
+        task: _task_result(
+            task,
+            tp,
+            examples,
+            groups_all,
+            {n: b[task] for n, b in baseline_preds.items() if task in b},
+            meta_columns,
+            len(files) > 1,
+            out,
+            n_boot,
+            seed,
+            top_errors,
         )
-        reliability_png = plot_reliability(
-            model_scores["reliability"],
-            model_scores["ece"],
-            plots / f"reliability_{name}.png",
-            f"{task}: reliability",
-        )
-        breakdowns: dict[str, Any] = {}
-        if len(files) > 1:
-            keys = [[examples[i].source] for i in tp.rows]
-            breakdowns["file"] = breakdown(keys, tp.gold, tp.pred, tp.labels)
-        for column in meta_columns:
-            keys = metadata_keys(task_examples, column)
-            breakdowns["year" if column == "date" else column] = breakdown(keys, tp.gold, tp.pred, tp.labels)
-        confidence = tp.probs.max(axis=1)
-        tasks_out[task] = {
-            "labels": tp.labels,
-            "n": len(tp.rows),
-            "n_groups": len(set(groups)) if groups is not None else None,
-            "systems": scores,
-            "breakdown": breakdowns,
-            "mistakes": top_mistakes(task_examples, tp.gold, tp.pred, confidence.tolist(), top_errors),
-            "n_mistakes": int(sum(g != p for g, p in zip(tp.gold, tp.pred, strict=True))),
-            "plots": {
-                "confusion": str(confusion_png.relative_to(out)),
-                "reliability": str(reliability_png.relative_to(out)),
-            },
-        }
+        for task, tp in preds.items()
+    }
 
     result: dict[str, Any] = {
         "model": tagger.model_id,

@@ -104,32 +104,39 @@ class _TorchEngine:
     def logits(self, texts: list[str], pairs: list[str] | None = None) -> dict[str, np.ndarray]:
         import torch
 
-        enc = self.tokenizer(texts, pairs, truncation=True, max_length=self.max_length)
-        ids = enc["input_ids"]
-        order = np.argsort([len(x) for x in ids], kind="stable")  # length-sorted: little padding per batch
         tasks = self.config.task_order
         out = {t: np.empty((len(texts), len(self.config.tasks[t])), dtype=np.float32) for t in tasks}
-        pad = self.tokenizer.pad_token_id or 0
         with torch.inference_mode():
-            for b in range(0, len(order), self.batch_size):
-                idx = order[b : b + self.batch_size]
-                width = max(len(ids[i]) for i in idx)  # dynamic padding: to this batch's longest
-                input_ids = np.full((len(idx), width), pad, dtype=np.int64)
-                mask = np.zeros((len(idx), width), dtype=np.int64)
-                types = np.zeros((len(idx), width), dtype=np.int64)
-                for r, i in enumerate(idx):
-                    n = len(ids[i])
-                    input_ids[r, :n], mask[r, :n] = ids[i], 1
-                    if "token_type_ids" in enc:
-                        types[r, :n] = enc["token_type_ids"][i]
-                res = self.model(
-                    input_ids=torch.from_numpy(input_ids).to(self.device),
-                    attention_mask=torch.from_numpy(mask).to(self.device),
-                    token_type_ids=torch.from_numpy(types).to(self.device),
-                )
+            for idx, arrays in padded_batches(self.tokenizer, texts, pairs, self.max_length, self.batch_size):
+                res = self.model(**{k: torch.from_numpy(v).to(self.device) for k, v in arrays.items()})
                 for t, lg in zip(tasks, res.logits, strict=True):
                     out[t][idx] = lg.float().cpu().numpy()
         return out
+
+
+def padded_batches(tokenizer, texts: list[str], pairs: list[str] | None, max_length: int, batch_size: int):
+    """Tokenise once, sort by length, yield (row indices, int64 arrays padded to the batch's longest).
+
+    Sorting by length keeps padding small; dynamic padding means a batch of short sentences costs
+    what short sentences cost. Shared by the torch and ONNX runtimes.
+    """
+    enc = tokenizer(texts, pairs, truncation=True, max_length=max_length)
+    ids = enc["input_ids"]
+    types_all = enc.get("token_type_ids")
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    pad = tokenizer.pad_token_id or 0
+    for b in range(0, len(order), batch_size):
+        idx = order[b : b + batch_size]
+        width = max(len(ids[i]) for i in idx)
+        input_ids = np.full((len(idx), width), pad, dtype=np.int64)
+        mask = np.zeros((len(idx), width), dtype=np.int64)
+        types = np.zeros((len(idx), width), dtype=np.int64)
+        for r, i in enumerate(idx):
+            n = len(ids[i])
+            input_ids[r, :n], mask[r, :n] = ids[i], 1
+            if types_all is not None:
+                types[r, :n] = types_all[i]
+        yield idx, {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": types}
 
 
 class _LinearEngine:

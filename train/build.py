@@ -29,10 +29,13 @@ def _class_weights(config: Config, y_train: np.ndarray) -> dict[str, list[float]
     return out
 
 
-def build_model_and_tokenizer(config: Config, train_texts: list[str], y_train: np.ndarray):
+def build_model_and_tokenizer(config: Config, train_texts: list[str], y_train: np.ndarray, tokenizer_from: str | None = None):
     m = config.model
     if m.tiny is not None:
-        tokenizer = train_wordpiece(train_texts, m.tiny.vocab_size)
+        if tokenizer_from:
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
+        else:
+            tokenizer = train_wordpiece(train_texts, m.tiny.vocab_size)
         shape = to_dict(m.tiny)
         vocab = max(shape.pop("vocab_size"), len(tokenizer))
         encoder_config = random_bert_config(vocab, **shape)

@@ -123,17 +123,20 @@ def _train_transformer(
     resume: bool,
     callbacks: list | None,
 ) -> tuple[Any, LogitsFn, Any]:
+    from transformers.trainer_utils import get_last_checkpoint
+
     from train.build import build_model_and_tokenizer
     from train.trainer import make_trainer
 
-    model, tokenizer = build_model_and_tokenizer(config, texts["train"], ys["train"])
+    ckpt_dir = Path(config.training.output_dir) / "checkpoints"
+    last = get_last_checkpoint(str(ckpt_dir)) if resume and ckpt_dir.is_dir() else None
+    if resume and last is None:
+        raise ValueError(f"--resume: no complete checkpoint under {ckpt_dir}")
+    # on resume the tokenizer comes from the checkpoint: a WordPiece vocabulary retrained from scratch
+    # can order tied pieces differently, which would silently remap every token id
+    model, tokenizer = build_model_and_tokenizer(config, texts["train"], ys["train"], tokenizer_from=last)
     trainer, datasets = make_trainer(config, model, tokenizer, texts, pairs, ys, callbacks)
-    try:
-        trainer.train(resume_from_checkpoint=True if resume else None)
-    except ValueError as e:
-        if resume and "checkpoint" in str(e).lower():
-            raise ValueError(f"--resume: no complete checkpoint under {trainer.args.output_dir}") from None
-        raise
+    trainer.train(resume_from_checkpoint=last)
 
     def logits_fn(split: str) -> dict[str, np.ndarray]:
         preds = trainer.predict(datasets[split]).predictions
