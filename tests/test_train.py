@@ -196,10 +196,13 @@ def test_arabert_base_shape_trains_a_few_steps(corpus_sample, tmp_path):
 
 @pytest.mark.slow
 def test_two_process_data_parallel_training_saves_one_model(corpus_sample, tmp_path):
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu", "-m", "train",
+    # --multi_gpu also runs on a machine without GPUs (gloo); `--cpu --num_processes 2` starts one process
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "-m", "train",
            "--config", "configs/tiny.yaml", "--set", f"training.output_dir={tmp_path}", "--set", "training.epochs=2",
            *[x for o in data_overrides(corpus_sample) for x in ("--set", o)]]  # fmt: skip
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "metrics.json").is_file()
     assert json.loads((tmp_path / "config.json").read_text())["tasks"] == TASKS
+    assert json.loads((tmp_path / "metrics.json").read_text())["n_processes"] == 2
+    assert not list(tmp_path.glob("model-0000*"))  # one model, not one per process

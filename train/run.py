@@ -201,6 +201,7 @@ def train(config: Config, resume: bool = False, callbacks: list | None = None) -
         metrics["temperatures"] = temperatures
         metrics["n_examples"] = {k: len(v) for k, v in splits.items()}
         metrics["train_seconds"] = round(time.time() - started, 1)
+        metrics["n_processes"] = trainer.args.world_size if trainer is not None else 1
         if is_main:
             _save(config, model, trainer, temperatures, metrics, out)
         return metrics
