@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from data.io import write_jsonl_atomic
+from data.io import read_rows, write_jsonl_atomic
+from data.schema import Problem
 from data.text import split_sentences
 
 CORPUS = Path("data/corpus")
@@ -36,14 +37,10 @@ def read_raw(raw_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """All authored articles, and a list of problems (file:line: message)."""
     articles, problems, seen = [], [], set()
     for f in sorted(raw_dir.glob("*.jsonl")):
-        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for n, a in read_rows(f, "jsonl"):
             where = f"{f}:{n}"
-            try:
-                a = json.loads(line)
-            except json.JSONDecodeError as e:
-                problems.append(f"{where}: malformed JSON ({e.msg})")
+            if isinstance(a, Problem):
+                problems.append(str(a))
                 continue
             if a.get("article_id") in seen:
                 problems.append(f"{where}: duplicate article_id {a.get('article_id')!r}")

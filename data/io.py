@@ -64,6 +64,8 @@ def read_rows(path: str | Path, fmt: str = "auto") -> Iterator[tuple[int, dict[s
             if isinstance(text, Problem):
                 yield lineno, text
                 continue
+            if lineno == 1:
+                text = text.removeprefix("\ufeff")  # byte-order mark from some Windows editors
             if not text.strip():
                 continue
             try:

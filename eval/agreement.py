@@ -14,13 +14,14 @@ Markdown, and writes the same report to ``--out`` if given.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from data.io import read_rows
+from data.schema import Problem
 from eval.metrics import agreement_report
 
 __all__ = ["AgreementInputError", "agreement", "infer_tasks", "load_pass", "main", "to_markdown"]
@@ -37,21 +38,12 @@ def load_pass(path: str | Path, id_column: str) -> Records:
     """Read one pass: id -> (1-based line number, record). Blank lines are skipped."""
     path = Path(path)
     records: Records = {}
-    try:
-        # utf-8-sig: files saved by some Windows editors start with a byte-order mark.
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AgreementInputError(f"{path}: cannot read: {exc}") from None
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    if not path.is_file():
+        raise AgreementInputError(f"{path}: cannot read: no such file")
+    for lineno, record in read_rows(path, "jsonl"):  # the project's one JSONL reader (file:line errors)
+        if isinstance(record, Problem):
+            raise AgreementInputError(str(record))
         where = f"{path}:{lineno}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AgreementInputError(f"{where}: malformed JSON: {exc.msg}") from None
-        if not isinstance(record, dict):
-            raise AgreementInputError(f"{where}: expected a JSON object, got {type(record).__name__}")
         if id_column not in record:
             raise AgreementInputError(f"{where}: missing id column {id_column!r}")
         raw_id = record[id_column]

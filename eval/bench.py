@@ -322,12 +322,10 @@ def format_report(results: dict[str, Any]) -> str:
         "| runtime | sentences/s | tokens/s | GFLOP/s executed | % of peak | padding overhead | peak RSS MB |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    base = None
     for r in results["arabert_shape"]:
         if "error" in r:
             lines.append(f"| {r['runtime']} | error: {r['error'][:60]} | | | | | |")
             continue
-        base = base or (r["sentences_per_s"] if r["runtime"] == "pipeline_single" else None)
         lines.append(
             f"| {r['runtime']} | {r['sentences_per_s']:.1f} | {r['tokens_per_s']:.0f} | {r['gflops_achieved']:.1f} | "
             f"{r['gflops_achieved'] / peak:.0%} | {r['padding_overhead']:.0%} | {r['peak_rss_mb']:.0f} |"

@@ -40,23 +40,19 @@ def data_overrides(sample: dict[str, Path]) -> list[str]:
     return [f"data.{k}={v}" for k, v in sample.items()]
 
 
-@pytest.fixture(scope="session")
-def tiny_model(corpus_sample, tmp_path_factory) -> Path:
+def _train(config_file: str, sample: dict[str, Path], out: Path) -> Path:
     from train.config import load_config
     from train.run import train
 
-    out = tmp_path_factory.mktemp("tiny_model")
-    cfg = load_config(REPO / "configs/tiny.yaml", data_overrides(corpus_sample) + [f"training.output_dir={out}"])
-    train(cfg)
+    train(load_config(REPO / "configs" / config_file, data_overrides(sample) + [f"training.output_dir={out}"]))
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(corpus_sample, tmp_path_factory) -> Path:
+    return _train("tiny.yaml", corpus_sample, tmp_path_factory.mktemp("tiny_model"))
 
 
 @pytest.fixture(scope="session")
 def linear_model(corpus_sample, tmp_path_factory) -> Path:
-    from train.config import load_config
-    from train.run import train
-
-    out = tmp_path_factory.mktemp("linear_model")
-    cfg = load_config(REPO / "configs/linear.yaml", data_overrides(corpus_sample) + [f"training.output_dir={out}"])
-    train(cfg)
-    return out
+    return _train("linear.yaml", corpus_sample, tmp_path_factory.mktemp("linear_model"))

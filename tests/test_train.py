@@ -72,6 +72,25 @@ def test_tiny_training_writes_a_complete_model_directory(tiny_model):
     assert "| favor |" in card
 
 
+@pytest.mark.parametrize("which", ["tiny", "linear"])
+def test_saved_metrics_match_the_saved_model_on_the_same_file(which, tiny_model, linear_model, corpus_sample):
+    """metrics.json must describe the saved model: re-scoring the test file through the Tagger gives the
+    same macro-F1 (this catches predictions paired with labels in a different row order)."""
+    from data.config import load_data_config
+    from data.io import load_examples
+    from eval.metrics import macro_f1
+    from model import Tagger
+
+    model_dir = tiny_model if which == "tiny" else linear_model
+    saved = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))["test"]
+    exs = load_examples(corpus_sample["test"], load_data_config(REPO / "configs/data/corpus.yaml"))
+    tagger = Tagger.load(model_dir)
+    probs = tagger.predict_proba([e.text for e in exs])
+    for task, labels in tagger.tasks.items():
+        pred = [labels[i] for i in probs[task].argmax(1)]
+        assert macro_f1([e.labels[task] for e in exs], pred, labels) == pytest.approx(saved[task]["macro_f1"], abs=1e-6)
+
+
 def test_tiny_training_actually_learns(tiny_model):
     logs = [json.loads(line) for line in (tiny_model / "train.log.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in logs if "loss" in r]

@@ -28,7 +28,8 @@ from train.config import Config
 
 log = logging.getLogger("train")
 
-LogitsFn = Callable[[str], dict[str, np.ndarray]]  # split name -> per-task logits
+# split name -> (per-task logits, the (n, n_tasks) label matrix in the same row order)
+LogitsFn = Callable[[str], tuple[dict[str, np.ndarray], np.ndarray]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ def _train_linear(config: Config, texts: dict[str, list[str]], ys: dict[str, np.
     tasks = config.data.tasks
     labels = {task: ys["train"][:, j].tolist() for j, task in enumerate(tasks)}
     model = LinearModel.fit(texts["train"], labels, tasks, to_dict(config.model.linear), seed=config.training.seed)
-    return model, lambda split: model.logits(texts[split])
+    return model, lambda split: (model.logits(texts[split]), ys[split])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,10 +139,13 @@ def _train_transformer(
     trainer, datasets = make_trainer(config, model, tokenizer, texts, pairs, ys, callbacks)
     trainer.train(resume_from_checkpoint=last)
 
-    def logits_fn(split: str) -> dict[str, np.ndarray]:
-        preds = trainer.predict(datasets[split]).predictions
-        preds = preds if isinstance(preds, tuple) else (preds,)
-        return {task: np.asarray(p, dtype=np.float32) for task, p in zip(config.data.tasks, preds, strict=True)}
+    def logits_fn(split: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        # Labels come back with the predictions: the Trainer's evaluation loader may reorder rows
+        # (length grouping), so pairing its predictions with our own label order would be wrong.
+        out = trainer.predict(datasets[split])
+        preds = out.predictions if isinstance(out.predictions, tuple) else (out.predictions,)
+        logits = {task: np.asarray(p, dtype=np.float32) for task, p in zip(config.data.tasks, preds, strict=True)}
+        return logits, np.asarray(out.label_ids, dtype=np.int64)
 
     return trainer.model, logits_fn, trainer
 
@@ -191,12 +195,12 @@ def train(config: Config, resume: bool = False, callbacks: list | None = None) -
         else:
             model, logits_fn, trainer = _train_transformer(config, texts, pairs, ys, resume, callbacks)
 
-        eval_logits = {name: logits_fn(name) for name in ("dev", "test") if name in splits}
+        scored = {name: logits_fn(name) for name in ("dev", "test") if name in splits}
         temperatures = {t: 1.0 for t in config.data.tasks}
-        if config.training.calibrate and "dev" in eval_logits:
-            temperatures = calibrate(eval_logits["dev"], ys["dev"], config.data.tasks)
+        if config.training.calibrate and "dev" in scored:
+            temperatures = calibrate(*scored["dev"], config.data.tasks)
         metrics: dict[str, Any] = {
-            name: score_split(lg, ys[name], config.data.tasks, temperatures) for name, lg in eval_logits.items()
+            name: score_split(lg, y, config.data.tasks, temperatures) for name, (lg, y) in scored.items()
         }
         metrics["temperatures"] = temperatures
         metrics["n_examples"] = {k: len(v) for k, v in splits.items()}
