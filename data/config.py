@@ -93,6 +93,12 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
         return build(tp, value, where)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        # YAML 1.1 reads "2e-5" (no dot) as a string; everyone writes learning rates that way
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
     if tp is bool and not isinstance(value, bool):
         raise ConfigError(f"{where}: expected true/false, got {value!r}")
     if isinstance(tp, type) and not isinstance(value, tp):

@@ -143,6 +143,11 @@ def test_stats_counts_and_metadata(tmp_path, capsys):
 def test_config_rejects_unknown_keys_and_bad_types(tmp_path):
     with pytest.raises(ConfigError, match="unknown key"):
         build(DataConfig, {"tasks": TASKS, "txt_column": "x"})
+    from train.config import TrainingArgs
+
+    assert build(TrainingArgs, {"learning_rate": "2e-5"}).learning_rate == 2e-5  # YAML reads 2e-5 as a string
+    with pytest.raises(ConfigError, match="expected a number"):
+        build(TrainingArgs, {"learning_rate": "fast"})
     with pytest.raises(ConfigError, match="expected str"):
         build(DataConfig, {"tasks": TASKS, "text_column": 3})
     with pytest.raises(ConfigError, match="duplicate labels"):
