@@ -55,9 +55,7 @@ import ast
 import csv
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -67,7 +65,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from data.config import DEFAULT_DATA_CONFIG, ConfigError, load_data_config
-from data.io import read_rows, write_jsonl_atomic
+from data.io import read_rows, write_jsonl_atomic, write_text_atomic
 from data.schema import DataConfig, Problem
 
 REPO = Path(__file__).resolve().parents[1]
@@ -232,23 +230,6 @@ def to_doccano(rows: list[dict[str, Any]], tasks: dict[str, list[str]]) -> list[
         ex.update(_meta_fields(r, [*ex, *tasks, "id"]))  # doccano numbers examples itself under "id"
         out.append(ex)
     return out
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write a text file through a temp file + rename, so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it owner-only; a config meant for sharing should not be
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def export(predictions: str | Path, out: str | Path, to: str, cfg: DataConfig) -> tuple[int, list[Problem]]:

@@ -175,19 +175,47 @@ def load_examples(path: str | Path, cfg: DataConfig, require_labels: bool = True
     return examples
 
 
+class AtomicFile:
+    """A text file written under a temporary name in its folder and renamed into place on ``commit``:
+    readers never see half a file, and a crash leaves the old file (if any) untouched.
+
+    Usable as a context manager (commit on success, abort on an exception).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes files owner-only; outputs are meant to be shared
+        self.stream = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def commit(self) -> None:
+        self.stream.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.stream.close()
+        Path(self.tmp).unlink(missing_ok=True)
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.commit() if exc_type is None else self.abort()
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    with AtomicFile(path) as f:
+        f.stream.write(text)
+
+
 def write_jsonl_atomic(path: str | Path, rows: list[dict[str, Any]] | Iterator[dict[str, Any]]) -> int:
     """Write rows as JSONL through a temp file + rename, so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     n = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                n += 1
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicFile(path) as f:
+        for row in rows:
+            f.stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
     return n

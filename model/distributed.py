@@ -19,9 +19,10 @@ import json
 import sys
 from pathlib import Path
 
+from data.io import AtomicFile
 from model.errors import ModelLoadError
 from model.inputs import InputError, iter_inputs
-from model.predict import AtomicFile, RowWriter, sentence_rows
+from model.predict import RowWriter, sentence_rows
 from model.tagger import Tagger
 
 

@@ -14,13 +14,11 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import IO, Any
 
+from data.io import AtomicFile
 from model.errors import ModelLoadError
 from model.inputs import InputError, iter_inputs
 from model.tagger import Article, ArticleResult, Tagger
@@ -69,24 +67,6 @@ class RowWriter:
             self._csv = csv.DictWriter(self.stream, fieldnames=list(flat), extrasaction="ignore")
             self._csv.writeheader()
         self._csv.writerow(flat)
-
-
-class AtomicFile:
-    """A text file written under a temporary name and renamed into place only when complete."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        self.stream = os.fdopen(fd, "w", encoding="utf-8", newline="")
-
-    def commit(self) -> None:
-        self.stream.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        self.stream.close()
-        Path(self.tmp).unlink(missing_ok=True)
 
 
 def format_table(result: ArticleResult, tasks: dict[str, list[str]], width: int = 70) -> str:
