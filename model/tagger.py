@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -144,16 +145,11 @@ class _LinearEngine:
         from model.linear import LinearModel
 
         self.model = LinearModel.from_pretrained(path)
-
-        class _Cfg:  # the attributes the Tagger reads, from the linear model's JSON config
-            pass
-
-        self.config = _Cfg()
         c = self.model.config
-        self.config.tasks, self.config.task_order = c["tasks"], c["task_order"]
-        self.config.preprocessing, self.config.temperatures = c.get("preprocessing", {}), c.get("temperatures", {})
-        self.config.text_pair = False
-        self.config.base_model = "tfidf-linear"
+        # the attributes the Tagger reads from a transformer config, taken from the linear model's JSON
+        self.config = SimpleNamespace(
+            tasks=c["tasks"], task_order=c["task_order"], temperatures=c.get("temperatures", {}), text_pair=False
+        )
 
     def logits(self, texts: list[str], pairs: list[str] | None = None) -> dict[str, np.ndarray]:
         return self.model.logits(texts)
