@@ -506,6 +506,37 @@ def _ls_json(
             yield cand
 
 
+def _dict_records(
+    src: str, records: Iterable[tuple[int, dict[str, Any] | Problem]], res: ImportResult
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The flat records of a JSON-MIN/CSV/doccano file; read problems and non-objects go to ``res``."""
+    for n, rec in records:
+        if isinstance(rec, Problem):
+            res.problems.append(rec)
+        elif not isinstance(rec, dict):
+            res.problems.append(Problem(src, n, f"expected an object, got {type(rec).__name__}"))
+        else:
+            yield n, {k.lstrip("\ufeff"): v for k, v in rec.items()}  # a CSV header may start with a BOM
+
+
+def _emit(
+    rec: dict[str, Any], labels: dict[str, str], status: str, errs: list[str], source: str, unlabelled_key: str,
+    annotator: str | None, cfg: DataConfig, src: str, n: int, res: ImportResult,
+) -> Iterator[_Candidate]:  # fmt: skip
+    """Turn one checked record into a candidate row, or record why not."""
+    if status == "unlabelled":
+        res.counts[unlabelled_key] += 1
+        return
+    if errs:
+        res.problems.extend(Problem(src, n, e) for e in errs)
+        return
+    cand = _candidate(rec, labels, source, cfg, src, n, _stamp(rec), annotator=annotator)
+    if isinstance(cand, str):
+        res.problems.append(Problem(src, n, cand))
+    else:
+        yield cand
+
+
 def _flat_choices(value: Any) -> list[Any]:
     """A task's value in a JSON-MIN/CSV record: "favor", {"choices": [...]}, a list, or empty."""
     value = _cell(value)
@@ -525,29 +556,11 @@ def _ls_flat(
 ) -> Iterator[_Candidate]:
     """JSON-MIN and CSV: one flat record per annotation, the task names as keys."""
     src = str(path)
-    for n, rec in records:
-        if isinstance(rec, Problem):
-            res.problems.append(rec)
-            continue
-        if not isinstance(rec, dict):
-            res.problems.append(Problem(src, n, f"expected an object, got {type(rec).__name__}"))
-            continue
-        rec = {k.lstrip("\ufeff"): v for k, v in rec.items()}
+    for n, rec in _dict_records(src, records, res):
         labels, errs = _check_choices({t: _flat_choices(rec.get(t)) for t in cfg.tasks}, cfg.tasks)
         status, errs = _finish_labels(labels, errs, allow_partial)
-        if status == "unlabelled":
-            res.counts["unlabelled tasks"] += 1
-            continue
-        if errs:
-            res.problems.extend(Problem(src, n, e) for e in errs)
-            continue
-        cand = _candidate(
-            rec, labels, "labelstudio", cfg, src, n, _stamp(rec), annotator=_annotator(rec.get("annotator"))
-        )
-        if isinstance(cand, str):
-            res.problems.append(Problem(src, n, cand))
-        else:
-            yield cand
+        yield from _emit(rec, labels, status, errs, "labelstudio", "unlabelled tasks", _annotator(rec.get("annotator")),
+                         cfg, src, n, res)  # fmt: skip
 
 
 def _doccano(
@@ -565,14 +578,7 @@ def _doccano(
         for label in labels_of_task:
             owners.setdefault(label, []).append((task, label))
             owners[f"{task}:{label}"] = [(task, label)]
-    for n, rec in records:
-        if isinstance(rec, Problem):
-            res.problems.append(rec)
-            continue
-        if not isinstance(rec, dict):
-            res.problems.append(Problem(src, n, f"expected an object, got {type(rec).__name__}"))
-            continue
-        rec = {k.lstrip("\ufeff"): v for k, v in rec.items()}
+    for n, rec in _dict_records(src, records, res):
         value = rec.get("label", rec.get("labels"))
         if isinstance(value, str):
             value = [v.strip() for v in value.split("#") if v.strip()]  # doccano CSV joins labels with '#'
@@ -595,18 +601,8 @@ def _doccano(
                 raw.setdefault(targets[0][0], []).append(targets[0][1])
         labels, label_errs = _check_choices(raw, cfg.tasks)
         status, errs = _finish_labels(labels, errs + label_errs, allow_partial)
-        if status == "unlabelled":
-            res.counts["unlabelled examples"] += 1
-            continue
-        if errs:
-            res.problems.extend(Problem(src, n, e) for e in errs)
-            continue
         who = _annotator(rec.get("username") or rec.get("annotator"))
-        cand = _candidate(rec, labels, "doccano", cfg, src, n, _stamp(rec), annotator=who)
-        if isinstance(cand, str):
-            res.problems.append(Problem(src, n, cand))
-        else:
-            yield cand
+        yield from _emit(rec, labels, status, errs, "doccano", "unlabelled examples", who, cfg, src, n, res)
 
 
 def _csv_kind(path: Path) -> str:
