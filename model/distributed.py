@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--model", default=None)
     ap.add_argument("--backend", choices=["torch", "onnx"], default="torch")
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=None, help="sentences per forward pass (default: 16 on CPU, 256 on GPU)")
     ap.add_argument("--id-column", default="id")
     ap.add_argument("--text-column", default="text")
     args = ap.parse_args(argv)

@@ -66,7 +66,7 @@ def export(model_dir: str | Path, quantize: bool = True, opset: int = 17) -> dic
 class OnnxEngine:
     """Same interface as the torch engine (``.config``, ``.logits``), on ONNX Runtime."""
 
-    def __init__(self, path: str, threads: int | None = None, batch_size: int = 64, precision: str = "int8"):
+    def __init__(self, path: str, threads: int | None = None, batch_size: int | None = None, precision: str = "int8"):
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -83,7 +83,7 @@ class OnnxEngine:
             opts.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(file), opts, providers=["CPUExecutionProvider"])
         self.input_names = {i.name for i in self.session.get_inputs()}
-        self.batch_size = batch_size
+        self.batch_size = batch_size or 16  # the CPU default of the torch engine, for the same reasons
         self.max_length = self.config.max_seq_length
 
     def logits(self, texts: list[str], pairs: list[str] | None = None) -> dict[str, np.ndarray]:

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--format", choices=["jsonl", "csv"], default=None, help="default: from --out's extension, else jsonl")
     ap.add_argument("--summary", help="write per-article summaries (JSON) here; default OUT.summary.json with --out")
     ap.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="transformer runtime (onnx: int8 export)")
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=None, help="sentences per forward pass (default: 16 on CPU, 256 on GPU)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: all cores)")
     ap.add_argument("--id-column", default="id", help="article id column in JSONL/CSV input")
     ap.add_argument("--text-column", default="text", help="article text column in JSONL/CSV input")
