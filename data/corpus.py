@@ -163,7 +163,21 @@ def finalize(corpus: Path = CORPUS, seed: int = 13) -> int:
     write_jsonl_atomic(corpus / "corpus.jsonl", rows)
     cfg = load_data_config()
     examples = load_examples(corpus / "corpus.jsonl", cfg)
-    splits = split_by_group(examples, dev=0.15, test=0.18, stratify=["stance", "frame"], seed=seed)
+    # Articles keep the split they already have: a new writing round never moves a sentence into or
+    # out of test. Only articles new to the corpus are split (same fractions, seed and stratification).
+    placed: dict[str, str] = {}
+    for name in ("train", "dev", "test"):
+        path = corpus / "splits" / f"{name}.jsonl"
+        if path.exists():
+            placed.update({e.group: name for e in load_examples(path, cfg)})
+    splits: dict[str, list] = {"train": [], "dev": [], "test": []}
+    for e in examples:
+        if e.group in placed:
+            splits[placed[e.group]].append(e)
+    new = [e for e in examples if e.group not in placed]
+    if new:
+        for name, exs in split_by_group(new, dev=0.15, test=0.18, stratify=["stance", "frame"], seed=seed).items():
+            splits[name].extend(exs)
     for name, exs in splits.items():
         write_jsonl_atomic(corpus / "splits" / f"{name}.jsonl", (e.to_row(cfg) for e in exs))
         print(f"{name}: {len(exs)} sentences, {len({e.group for e in exs})} articles", file=sys.stderr)
