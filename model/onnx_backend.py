@@ -83,6 +83,7 @@ class OnnxEngine:
             opts.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(file), opts, providers=["CPUExecutionProvider"])
         self.input_names = {i.name for i in self.session.get_inputs()}
+        self.runtime = f"onnxruntime {precision}"
         self.batch_size = batch_size or 16  # the CPU default of the torch engine, for the same reasons
         self.max_length = self.config.max_seq_length
 

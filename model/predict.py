@@ -131,17 +131,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="transformer runtime (onnx: int8 export)")
     ap.add_argument("--batch-size", type=int, default=None, help="sentences per forward pass (default: 16 on CPU, 256 on GPU)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: all cores)")
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                    help="transformer weights: auto = bf16 where the hardware has bf16 matmuls, else fp32 (GPU: fp16)")
     ap.add_argument("--id-column", default="id", help="article id column in JSONL/CSV input")
     ap.add_argument("--text-column", default="text", help="article text column in JSONL/CSV input")
     args = ap.parse_args(argv)
 
     fmt = args.format or ("csv" if args.out and args.out.lower().endswith(".csv") else "jsonl")
     try:
-        tagger = Tagger.load(args.model, backend=args.backend, threads=args.threads, batch_size=args.batch_size)
-    except ModelLoadError as e:
+        tagger = Tagger.load(
+            args.model, backend=args.backend, threads=args.threads, batch_size=args.batch_size, precision=args.precision
+        )
+    except (ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"model: {tagger.model_id} ({', '.join(tagger.tasks)})", file=sys.stderr)
+    print(f"model: {tagger.model_id} ({', '.join(tagger.tasks)}; {tagger.runtime})", file=sys.stderr)
 
     tty_table = args.out is None and sys.stdout.isatty()
     sink = AtomicFile(args.out) if args.out else None

@@ -33,7 +33,7 @@ def test_onnx_fp32_matches_torch_and_int8_agrees(onnx_model):
     from model.onnx_backend import OnnxEngine
 
     sents = [line for line in EXAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()] * 3
-    torch_tagger = Tagger.load(onnx_model)
+    torch_tagger = Tagger.load(onnx_model, precision="fp32")
     ref = torch_tagger.predict_proba(sents)
     fp32 = Tagger.load(onnx_model, backend="onnx")
     fp32.engine = OnnxEngine(str(onnx_model), precision="fp32")
@@ -41,6 +41,7 @@ def test_onnx_fp32_matches_torch_and_int8_agrees(onnx_model):
     for t in ref:
         assert np.abs(ref[t] - got[t]).max() < 1e-4  # same graph, different runtime
     int8 = Tagger.load(onnx_model, backend="onnx").predict_proba(sents)
+    assert Tagger.load(onnx_model, backend="onnx").runtime == "onnxruntime int8"
     for t in ref:
         assert (ref[t].argmax(1) == int8[t].argmax(1)).mean() >= 0.9
         assert np.abs(ref[t] - int8[t]).max() < 0.1
@@ -73,3 +74,30 @@ def test_two_process_tagging_merges_in_input_order(linear_model, tmp_path):
     summ = json.loads((tmp_path / "dist.jsonl.summary.json").read_text(encoding="utf-8"))
     assert [s["article_id"] for s in summ] == [a["article_id"] for a in arts]
     assert not list(tmp_path.glob(".dist.jsonl.shard*"))
+
+
+def test_bf16_inference_agrees_with_fp32(tiny_model):
+    sents = [line for line in EXAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()] * 4
+    fp32 = Tagger.load(tiny_model, precision="fp32")
+    bf16 = Tagger.load(tiny_model, precision="bf16")
+    assert fp32.runtime == "torch fp32 on cpu" and bf16.runtime == "torch bf16 on cpu"
+    a, b = fp32.predict_proba(sents), bf16.predict_proba(sents)
+    for t in a:
+        assert b[t].dtype == np.float32 and np.allclose(b[t].sum(1), 1, atol=1e-3)
+        assert (a[t].argmax(1) == b[t].argmax(1)).mean() >= 0.9
+        assert np.abs(a[t] - b[t]).max() < 0.1
+
+
+def test_precision_resolution(monkeypatch):
+    from model import tagger as tagger_module
+
+    monkeypatch.setattr(tagger_module, "native_bf16", lambda device: False)
+    assert tagger_module.resolve_precision("auto", "cpu") == "fp32"
+    assert tagger_module.resolve_precision("auto", "cuda:0") == "fp16"
+    monkeypatch.setattr(tagger_module, "native_bf16", lambda device: True)
+    assert tagger_module.resolve_precision("auto", "cpu") == "bf16"
+    assert tagger_module.resolve_precision("fp32", "cpu") == "fp32"
+    with pytest.raises(ValueError, match="needs a GPU"):
+        tagger_module.resolve_precision("fp16", "cpu")
+    with pytest.raises(ValueError, match="precision must be"):
+        tagger_module.resolve_precision("int4", "cpu")

@@ -84,7 +84,7 @@ def test_saved_metrics_match_the_saved_model_on_the_same_file(which, tiny_model,
     model_dir = tiny_model if which == "tiny" else linear_model
     saved = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))["test"]
     exs = load_examples(corpus_sample["test"], load_data_config(REPO / "configs/data/corpus.yaml"))
-    tagger = Tagger.load(model_dir)
+    tagger = Tagger.load(model_dir, precision="fp32")  # training scored in fp32
     probs = tagger.predict_proba([e.text for e in exs])
     for task, labels in tagger.tasks.items():
         pred = [labels[i] for i in probs[task].argmax(1)]
