@@ -16,7 +16,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from model.errors import ModelLoadError
+from model.errors import ModelLoadError, check_label_maps
 
 DEFAULT_BASE_MODEL = "aubmindlab/bert-base-arabertv02"
 
@@ -59,20 +59,8 @@ class MultiTaskConfig(PretrainedConfig):
         self.task_label2id = {t: {lab: i for i, lab in enumerate(labels)} for t, labels in self.tasks.items()}
 
     def validate_tasks(self) -> None:
-        """Loud check that the label maps are consistent (called on construction of the model)."""
-        if not self.tasks:
-            raise ModelLoadError("config.json declares no tasks")
-        if sorted(self.task_order) != sorted(self.tasks):
-            raise ModelLoadError(f"task_order {self.task_order} does not match tasks {sorted(self.tasks)}")
-        for t, labels in self.tasks.items():
-            if len(labels) < 2 or len(set(labels)) != len(labels):
-                raise ModelLoadError(f"task {t!r}: labels must be ≥2 and unique, got {labels}")
-            id2label = {int(k): v for k, v in (self.task_id2label.get(t) or {}).items()}
-            if id2label and id2label != dict(enumerate(labels)):
-                raise ModelLoadError(f"task {t!r}: task_id2label {id2label} disagrees with tasks {labels}")
-            l2i = self.task_label2id.get(t) or {}
-            if l2i and l2i != {lab: i for i, lab in enumerate(labels)}:
-                raise ModelLoadError(f"task {t!r}: task_label2id {l2i} disagrees with tasks {labels}")
+        """Loud check that the label maps are consistent (on construction of the model, as on load)."""
+        check_label_maps(self.to_dict(), "config.json")
 
     def encoder_config(self) -> PretrainedConfig:
         enc = dict(self.encoder)
