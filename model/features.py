@@ -86,7 +86,8 @@ def _word_ngrams(cps: np.ndarray, bits: int, max_n: int) -> tuple[np.ndarray, np
 
 
 def _prefix_hash(cps: np.ndarray) -> np.ndarray:
-    # P[i+1] = P[i]*B + c[i]: a linear recurrence; computed in blocks with numpy to stay vectorised.
+    """Polynomial prefix hashes P[i] = hash(cps[:i+1]), i.e. the recurrence P[i] = P[i-1]*B + c[i]
+    (mod 2**64), vectorised: a log-step parallel scan inside blocks of 4,096, carried across blocks."""
     out = np.empty(len(cps), dtype=np.uint64)
     acc = np.uint64(0)
     block = 4096
@@ -94,9 +95,9 @@ def _prefix_hash(cps: np.ndarray) -> np.ndarray:
     for s in range(0, len(cps), block):
         c = cps[s : s + block]
         n = len(c)
-        # within a block: P[s+j+1] = acc*B^(j+1) + sum_{k<=j} c[k]*B^(j-k)
-        # computed as cumulative sums of c[k]*B^(-k) are impossible mod 2^64 (B has no cheap inverse
-        # power table across blocks), so use Horner over the block with a small loop of doublings.
+        # Within a block, v[j] = sum_{k<=j} c[k]*B^(j-k), built by doubling (Hillis–Steele scan):
+        # after the step of size d, v[j] holds the hash of c[j-2d+1..j]. A plain cumsum cannot do it,
+        # since dividing by powers of B has no cheap inverse mod 2**64.
         v = c.copy()
         step = 1
         while step < n:
