@@ -16,25 +16,27 @@ Layout under ``data/corpus/``:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from data.io import read_rows, write_jsonl_atomic
+from data.io import DataError, read_rows, write_jsonl_atomic
 from data.schema import Problem
 from data.text import split_sentences
 
 CORPUS = Path("data/corpus")
-TASKS = ("stance", "frame")
-LABELS = {
-    "stance": ("favor", "against", "neutral", "unrelated"),
-    "frame": ("security", "sovereignty", "reconstruction", "other"),
-}
+
+
+def _tasks() -> dict[str, list[str]]:
+    # the corpus's tasks and labels come from its data config, like everywhere else (not from code)
+    from data.config import load_data_config
+
+    return load_data_config().tasks
 
 
 def read_raw(raw_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """All authored articles, and a list of problems (file:line: message)."""
+    tasks = _tasks()
     articles, problems, seen = [], [], set()
     for f in sorted(raw_dir.glob("*.jsonl")):
         for n, a in read_rows(f, "jsonl"):
@@ -50,8 +52,8 @@ def read_raw(raw_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
             if not 7 <= len(sents) <= 16:
                 problems.append(f"{where}: {a.get('article_id')} has {len(sents)} sentences (headline + 6-15 expected)")
             for i, s in enumerate(sents):
-                for task in TASKS:
-                    if s.get(task) not in LABELS[task]:
+                for task, labels in tasks.items():
+                    if s.get(task) not in labels:
                         problems.append(f"{where}: {a['article_id']} sentence {i}: bad {task} label {s.get(task)!r}")
                 if not str(s.get("text", "")).strip():
                     problems.append(f"{where}: {a['article_id']} sentence {i}: empty text")
@@ -109,13 +111,18 @@ def build(corpus: Path = CORPUS) -> int:
     return 1 if problems else 0
 
 
-def _read_labels(path: Path) -> dict[str, dict[str, str]]:
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            out[str(r["id"])] = {t: r[t] for t in TASKS}
-    return out
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file through the project's reader; any problem is fatal here (our own files)."""
+    rows = []
+    for _, row in read_rows(path, "jsonl"):
+        if isinstance(row, Problem):
+            raise DataError([row])
+        rows.append(row)
+    return rows
+
+
+def _read_labels(path: Path, tasks: dict[str, list[str]]) -> dict[str, dict[str, str]]:
+    return {str(r["id"]): {t: r[t] for t in tasks} for r in _jsonl(path)}
 
 
 def finalize(corpus: Path = CORPUS, seed: int = 13) -> int:
@@ -124,25 +131,25 @@ def finalize(corpus: Path = CORPUS, seed: int = 13) -> int:
     from data.io import load_examples
     from data.split import find_leaks, group_overlap, split_by_group
 
+    cfg = load_data_config()
+    tasks = cfg.tasks
     articles, problems = read_raw(corpus / "raw")
-    p1 = _read_labels(corpus / "pass1.jsonl")
-    p2 = _read_labels(corpus / "pass2.jsonl")
+    p1 = _read_labels(corpus / "pass1.jsonl", tasks)
+    p2 = _read_labels(corpus / "pass2.jsonl", tasks)
     # the adjudicator's decisions (made blind to which pass said what), merged with both passes' labels
     adj: dict[tuple[str, str], str] = {}
     record = []
     for f in sorted((corpus / "adjudication").glob("*.jsonl")):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                r = json.loads(line)
-                key = (str(r["id"]), r["task"])
-                adj[key] = r["final"]
-                record.append({"id": key[0], "task": key[1], "pass1": p1[key[0]][key[1]], "pass2": p2[key[0]][key[1]],
-                               "final": r["final"], "rule": r.get("rule", "")})  # fmt: skip
+        for r in _jsonl(f):
+            key = (str(r["id"]), r["task"])
+            adj[key] = r["final"]
+            record.append({"id": key[0], "task": key[1], "pass1": p1[key[0]][key[1]], "pass2": p2[key[0]][key[1]],
+                           "final": r["final"], "rule": r.get("rule", "")})  # fmt: skip
     write_jsonl_atomic(corpus / "adjudication.jsonl", record)
     rows, unresolved = [], []
     for a in articles:
         for r in sentence_rows(a):
-            for task in TASKS:
+            for task in tasks:
                 l1, l2 = p1[r["id"]][task], p2.get(r["id"], {}).get(task)
                 if l2 is None:
                     unresolved.append(f"{r['id']}: no pass-2 {task} label")
@@ -154,14 +161,13 @@ def finalize(corpus: Path = CORPUS, seed: int = 13) -> int:
                 else:
                     unresolved.append(f"{r['id']}: {task} {l1} vs {l2} not adjudicated")
                     final = l1
-                if final not in LABELS[task]:
+                if final not in tasks[task]:
                     unresolved.append(f"{r['id']}: final {task} label {final!r} is not valid")
                 r[task] = final
             rows.append(r)
     for u in unresolved[:30]:
         print(u, file=sys.stderr)
     write_jsonl_atomic(corpus / "corpus.jsonl", rows)
-    cfg = load_data_config()
     examples = load_examples(corpus / "corpus.jsonl", cfg)
     # Articles keep the split they already have: a new writing round never moves a sentence into or
     # out of test. Only articles new to the corpus are split (same fractions, seed and stratification).
