@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             for result in tagger.tag_articles(my_articles()):
                 for row in sentence_rows(result, tagger.model_id):
                     writer.write(row)
-                summaries.append({"article_id": result.article_id, "meta": result.meta, "flags": result.flags, "summary": result.summary})
+                summaries.append(result.summary_record())
     shard.with_suffix(shard.suffix + ".summary").write_text(json.dumps(summaries, ensure_ascii=False), encoding="utf-8")
     state.wait_for_everyone()
     if state.is_main_process:

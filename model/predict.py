@@ -111,7 +111,7 @@ def run(
     for result in tagger.tag_articles(articles()):
         for row in sentence_rows(result, tagger.model_id):
             writer.write(row)
-        summaries.append({"article_id": result.article_id, "meta": result.meta, "flags": result.flags, "summary": result.summary})
+        summaries.append(result.summary_record())
         if "non_arabic" in result.flags:
             print(f"warning: {result.article_id}: mostly non-Arabic text; tagged, but labels are unreliable", file=sys.stderr)
         if table is not None:

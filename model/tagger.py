@@ -69,6 +69,10 @@ class ArticleResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary_record(self) -> dict[str, Any]:
+        """The per-article line of a ``*.summary.json`` file."""
+        return {"article_id": self.article_id, "meta": self.meta, "flags": self.flags, "summary": self.summary}
+
 
 # ---------------------------------------------------------------------------------------------
 # engines: the part that turns preprocessed text into per-task logits
