@@ -211,6 +211,22 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         f.stream.write(text)
 
 
+def load_files(paths: list[str | Path], cfg: DataConfig, require_labels: bool = True) -> list[list[Example]]:
+    """``load_examples`` over several files, with every problem of every file in one ``DataError``
+    (a file with no rows counts as a problem)."""
+    out: list[list[Example]] = []
+    problems: list[Problem] = []
+    for path in paths:
+        examples, probs = read_examples(path, cfg, require_labels)
+        problems.extend(probs)
+        if not examples and not probs:
+            problems.append(Problem(str(path), 0, "no examples"))
+        out.append(examples)
+    if problems:
+        raise DataError(problems)
+    return out
+
+
 def write_jsonl_atomic(path: str | Path, rows: list[dict[str, Any]] | Iterator[dict[str, Any]]) -> int:
     """Write rows as JSONL through a temp file + rename, so a crash never leaves half a file."""
     n = 0

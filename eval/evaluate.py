@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from data.config import DEFAULT_DATA_CONFIG, ConfigError, load_data_config, read_yaml, to_dict
-from data.io import DataError, read_examples
-from data.schema import DataConfig, Example, Problem
+from data.io import DataError, load_files
+from data.schema import DataConfig, Example
 from eval.metrics import (
     DEFAULT_F_AVG_LABELS,
     accuracy,
@@ -114,17 +114,7 @@ def load_eval_examples(data_files: Sequence[str | Path], cfg: DataConfig) -> lis
     """
     if not data_files:
         raise EvalInputError("no data files given")
-    examples: list[Example] = []
-    problems: list[Problem] = []
-    for path in data_files:
-        exs, probs = read_examples(path, cfg, require_labels=False)
-        problems.extend(probs)
-        if not exs and not probs:
-            problems.append(Problem(str(path), 0, "no examples"))
-        examples.extend(exs)
-    if problems:
-        raise DataError(problems)
-    return examples
+    return [e for exs in load_files(list(data_files), cfg, require_labels=False) for e in exs]
 
 
 def one_line_error(exc: BaseException) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from data.config import to_dict
-from data.io import DataError, read_examples
+from data.io import load_files
 from data.schema import Example
 from data.text import Preprocessor
 from eval.metrics import classification_metrics, expected_calibration_error
@@ -39,16 +39,9 @@ LogitsFn = Callable[[str], tuple[dict[str, np.ndarray], np.ndarray]]
 
 def load_splits(config: Config) -> dict[str, list[Example]]:
     """Read train/dev/test, reporting every problem in every file before failing."""
-    splits, problems = {}, []
-    for name in ("train", "dev", "test"):
-        path = getattr(config.data, name)
-        if path is None:
-            continue
-        examples, probs = read_examples(path, config.data, require_labels=False)
-        splits[name] = examples
-        problems.extend(probs)
-    if problems:
-        raise DataError(problems)
+    names = [n for n in ("train", "dev", "test") if getattr(config.data, n) is not None]
+    loaded = load_files([getattr(config.data, n) for n in names], config.data, require_labels=False)
+    splits = dict(zip(names, loaded, strict=True))
     if not splits.get("train"):
         raise ValueError(f"no training data: data.train = {config.data.train!r}")
     for name, exs in splits.items():
